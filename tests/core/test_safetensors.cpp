@@ -119,7 +119,8 @@ TEST_CASE("reads the Python reference writer's layout (metadata first / space pa
       R"({"__metadata__":{"format":"pt"},"w":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}})";
   while (header.size() % 8 != 0) header += ' ';
   const Bytes data = {0xc0, 0x3f, 0x00, 0xc0};  // bf16 1.5 = 0x3fc0, -2.0 = 0xc000, little-endian
-  const auto f = SafetensorsFile::parse(image(header, data), "ref.safetensors");
+  const Bytes file = image(header, data);  // parse() does not copy: the image must outlive f
+  const auto f = SafetensorsFile::parse(file, "ref.safetensors");
   REQUIRE(f->metadata().size() == 1);
   CHECK(f->metadata().at("format") == "pt");
   CHECK(to_f32(*f->find("w")) == std::vector<float>{1.5f, -2.0f});

@@ -34,8 +34,8 @@ const std::vector<int32_t> kIds = {2,      105, 2364, 107,  9259,   1902,   506,
                                    236761, 107, 818,  5279, 563,    506,    2608,   529,    7001,   236764,
                                    532,    506, 9079, 563,  2113,   236761, 106,    107,    105,    4368,
                                    107,    818, 9079, 563,  236743, 236810, 236832, 236771, 236761, 106};
-constexpr const char* kPinnedBf16 = "0285ead2a8b027eb5f5718d94f4a11fd7c9a84a2ed203b68bc874106fdc934ce";
-constexpr const char* kPinnedFp32 = "b2ae7a2e9a49215bea6bcb6b9f6314a60767b387093e5b7f8422d3009a1929f9";
+constexpr const char* kPinnedBf16 = "d8ba7c635b2db353f49d7fb01f5562f752e7b7489180848328e37a0e71b3058c";
+constexpr const char* kPinnedFp32 = "b7f134b347b8f40557fc2ea2e097d5a9b88f68805bf46574673acb8c9c80e53b";
 
 }  // namespace
 
