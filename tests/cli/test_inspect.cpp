@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "core/safetensors.h"
 #include "core/tensor_list.h"
+#include "tests/test_util.h"
 
 using namespace g4;
 using nlohmann::json;
@@ -23,18 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("g4_inspect_test_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using g4::testing::TempDir;
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

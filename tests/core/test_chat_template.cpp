@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/gemma4_vocab.h"
 #include "core/tokenizer.h"
+#include "tests/test_util.h"
 
 namespace {
 
@@ -173,10 +174,7 @@ TEST_CASE("image and audio placeholders expand to their soft-token counts", "[ch
 
 TEST_CASE("real Gemma 4 tokenizer: the spec's measured ids", "[chat]") {
   std::filesystem::path vocab = G4_DEFAULT_VOCAB;
-  if (!std::filesystem::exists(vocab)) {
-    WARN("Gemma vocabulary not installed (" << vocab << "); skipped");
-    return;
-  }
+  g4::testing::require_gemma_vocab();
   std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("g4_chat_test_tokenizer_" + std::to_string(::getpid()));
   g4::write_gemma4_tokenizer_files(vocab, dir);

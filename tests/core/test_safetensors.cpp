@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "tests/test_util.h"
 
 using namespace g4;
 namespace fs = std::filesystem;
@@ -19,19 +20,7 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-// A fresh directory under the system temp dir, removed at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("g4_st_test_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using g4::testing::TempDir;
 
 // Assembles a file exactly as the format spec describes: 8-byte little-endian length, header, data.
 Bytes image(const std::string& header, const Bytes& data, uint64_t declared_len) {
@@ -119,7 +108,7 @@ TEST_CASE("reads the Python reference writer's layout (metadata first / space pa
       R"({"__metadata__":{"format":"pt"},"w":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}})";
   while (header.size() % 8 != 0) header += ' ';
   const Bytes data = {0xc0, 0x3f, 0x00, 0xc0};  // bf16 1.5 = 0x3fc0, -2.0 = 0xc000, little-endian
-  const Bytes file = image(header, data);  // parse() does not copy: the image must outlive f
+  const Bytes file = image(header, data);       // parse() does not copy: the image must outlive f
   const auto f = SafetensorsFile::parse(file, "ref.safetensors");
   REQUIRE(f->metadata().size() == 1);
   CHECK(f->metadata().at("format") == "pt");

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "core/tensor_list.h"
+#include "tests/test_util.h"
 
 using namespace g4;
 namespace fs = std::filesystem;
@@ -45,18 +46,7 @@ ModelConfig tiny_config() {
   return c;
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("g4_tl_test_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using g4::testing::TempDir;
 
 // Writes every expected tensor as zeros, letting the caller swap one tensor's entry first.
 void write_checkpoint(const fs::path& dir, const std::vector<TensorSpec>& specs,

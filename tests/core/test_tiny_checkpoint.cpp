@@ -19,6 +19,7 @@
 #include "core/tensor_list.h"
 #include "core/tiny_checkpoint.h"
 #include "reference/model.h"
+#include "tests/test_util.h"
 
 using namespace g4;
 namespace fs = std::filesystem;
@@ -33,24 +34,12 @@ namespace {
 //   audio  = 256*640                                                                =    163,840
 constexpr int64_t kTinyParams = 73'112'710 + 948'352 + 163'840;
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("g4_tiny_" + tag + "_" + std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using g4::testing::TempDir;
 
 std::vector<char> read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
-
-bool have_vocab() { return fs::is_regular_file(G4_DEFAULT_VOCAB); }
 
 // One full checkpoint per test run (the vocabulary conversion dominates the cost), shared by the tests.
 const fs::path& shared_checkpoint() {
@@ -127,10 +116,7 @@ TEST_CASE("tiny config has the asked shapes and survives a JSON round trip", "[t
 }
 
 TEST_CASE("make-tiny writes a complete BF16 checkpoint and keeps foreign files", "[tiny]") {
-  if (!have_vocab()) {
-    WARN("vocabulary missing (" G4_DEFAULT_VOCAB "); run scripts/install-deps.sh");
-    return;
-  }
+  g4::testing::require_gemma_vocab();
   const fs::path& dir = shared_checkpoint();
   for (const char* f : {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
                         "tokenizer_config.json", "notes.txt"})
@@ -216,10 +202,7 @@ TEST_CASE("make-tiny names the missing vocabulary and the install script", "[tin
 }
 
 TEST_CASE("tiny checkpoint activations look like a trained model's", "[tiny][reference]") {
-  if (!have_vocab()) {
-    WARN("vocabulary missing; run scripts/install-deps.sh");
-    return;
-  }
+  g4::testing::require_gemma_vocab();
   const fs::path& dir = shared_checkpoint();
   const ModelConfig c = load_model_config(dir / "config.json");
   const WeightSet w = WeightSet::open_dir(dir);
