@@ -138,7 +138,7 @@ int run_forward(const ForwardArgs& a) {
   return 0;
 }
 
-RegisterCommand reg("forward", "one forward pass: dump logits (and --trace intermediates) to safetensors",
+RegisterCommand reg("forward", "One forward pass: dump logits (and --trace intermediates) to safetensors",
                     [](CLI::App& app) -> Action {
                       auto a = std::make_shared<ForwardArgs>();
                       app.add_option("--model", a->model, "checkpoint directory")->required();

@@ -28,8 +28,8 @@ if [ "${G4_SKIP_ASAN:-0}" != 1 ]; then
      ctest --output-on-failure -j2 --timeout 1800)
 fi
 
-if [ "${G4_FUZZ_SECONDS:-60}" != 0 ]; then
+if [ "${G4_FUZZ_SECONDS:-45}" != 0 ]; then
   stage "fuzz"
-  scripts/fuzz.sh "${G4_FUZZ_SECONDS:-60}"
+  scripts/fuzz.sh "${G4_FUZZ_SECONDS:-45}"
 fi
 stage "all tests passed"
