@@ -100,6 +100,11 @@ int run_forward(const ForwardArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
   const reference::Model model = reference::Model::load(a.model, precision);
   const int64_t V = model.config().text.vocab_size;
+  const int64_t max_pos = model.config().text.max_position_embeddings;
+  if (static_cast<int64_t>(in.ids.size()) > max_pos)
+    fail_input("forward", "the input has " + std::to_string(in.ids.size()) +
+                              " tokens, more than the model's max_position_embeddings " +
+                              std::to_string(max_pos));
   for (const int32_t id : in.ids)
     if (id >= V)
       fail_input("--ids", "token id " + std::to_string(id) + " is outside the vocabulary [0, " +

@@ -42,6 +42,9 @@ TEST_CASE("g4eval forward dumps the reference logits and traces", "[reference][c
   CHECK(run(model + " --ids 2,x") == 2);    // not an integer
   CHECK(run(model + " --ids 2 --backend cpu") == 2);
   CHECK(run(model + " --ids 2 --precision f16") == 2);
-  CHECK(run(model) == 2);  // no input
+  CHECK(run(model) == 2);      // no input
+  std::string too_long = "2";  // max_position_embeddings (4096) + 1 tokens
+  for (int i = 0; i < 4096; ++i) too_long += ",7";
+  CHECK(run(model + " --ids " + too_long) == 2);
   std::filesystem::remove_all(dir);
 }
