@@ -254,9 +254,7 @@ int run_inspect(const fs::path& dir, const std::string& json_out, bool all) {
   }
 
   if (!json_out.empty()) {
-    std::ofstream out(json_out);
-    out << facts_json(dir, c, g, specs, n, w).dump(2) << "\n";
-    if (!out) fail_input(json_out, "cannot write the --json output");
+    write_json_file(json_out, facts_json(dir, c, g, specs, n, w));
   }
   return 0;
 }

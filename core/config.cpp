@@ -355,6 +355,18 @@ json read_json_file(const std::filesystem::path& file, size_t max_bytes) {
   }
 }
 
+void write_json_file(const std::filesystem::path& file, const json& j) {
+  const std::filesystem::path tmp = file.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << j.dump(1, ' ', false, json::error_handler_t::replace) << "\n";
+    if (!out) fail_input(file.string(), "cannot write");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) fail_input(file.string(), "cannot write: " + ec.message());
+}
+
 ModelConfig load_model_config(const std::filesystem::path& file) {
   return parse_model_config(read_json_file(file), file.string());
 }

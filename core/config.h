@@ -135,6 +135,9 @@ nlohmann::json to_json(const GenerationConfig& c);
 
 // Reads a JSON file with a size bound; malformed JSON is an InputError naming the file and the byte offset.
 nlohmann::json read_json_file(const std::filesystem::path& file, size_t max_bytes = 64u << 20);
+// Writes JSON (indent 1; invalid UTF-8 in strings replaced) to file.tmp, then renames it over `file`, so a
+// crash never leaves a half-written result. InputError naming the file when it cannot be written.
+void write_json_file(const std::filesystem::path& file, const nlohmann::json& j);
 
 // The real google/gemma-4-12B configuration, as code (tests check it equals the fixture config.json).
 ModelConfig gemma4_12b_config();

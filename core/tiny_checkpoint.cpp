@@ -47,6 +47,25 @@ ModelConfig tiny_model_config() {
   return c;
 }
 
+ModelConfig mid_model_config() {
+  ModelConfig c = tiny_model_config();
+  TextConfig& t = c.text;
+  t.hidden_size = 1024;
+  t.intermediate_size = 4096;
+  t.num_hidden_layers = 12;
+  t.num_attention_heads = 8;
+  t.num_key_value_heads = 4;
+  t.head_dim = 128;
+  t.global_head_dim = 256;
+  t.num_global_key_value_heads = 1;
+  t.sliding_window = 256;
+  t.max_position_embeddings = 32768;
+  t.layer_types.clear();
+  for (int i = 0; i < 12; ++i) t.layer_types.push_back(i % 6 == 5 ? LayerType::Full : LayerType::Sliding);
+  c.vision.output_proj_dims = t.hidden_size;
+  return c;
+}
+
 namespace {
 
 enum class Init : uint8_t {
@@ -185,7 +204,8 @@ int64_t write_tiny_weights(const ModelConfig& c, uint64_t seed, const std::files
 }
 
 TinyCheckpointResult write_tiny_checkpoint(const std::filesystem::path& out_dir, uint64_t seed,
-                                           const std::filesystem::path& vocab_path) {
+                                           const std::filesystem::path& vocab_path,
+                                           const ModelConfig& config) {
   // Check the vocabulary first: it is the one input that can be missing, and the weights take a while.
   if (!std::filesystem::is_regular_file(vocab_path))
     fail_input(vocab_path.string(),
@@ -197,7 +217,6 @@ TinyCheckpointResult write_tiny_checkpoint(const std::filesystem::path& out_dir,
                "cannot create output directory" + (ec ? ": " + ec.message() : std::string()));
 
   TinyCheckpointResult result;
-  const ModelConfig config = tiny_model_config();
   const auto add_file = [&](const std::filesystem::path& p) {
     result.files.push_back({p, std::filesystem::file_size(p)});
   };

@@ -30,6 +30,10 @@ class PortableNormal {
 // head_dim 64 with 2 kv heads, full head_dim 128 with 1 kv head and k_eq_v, window 32, 4096 positions,
 // the real 262,144 vocabulary and token ids, vision mm_embed_dim 128 / posemb 64, audio 640.
 ModelConfig tiny_model_config();
+// The mid-size config for engine/reference speed ratios: hidden 1024, intermediate 4096, 12 layers (10
+// sliding
+// + 2 full), 8 query heads, 4 kv heads of 128 (sliding), 1 kv head of 256 (full), window 256, 32K positions.
+ModelConfig mid_model_config();
 
 // Writes a BF16 model.safetensors holding every tensor `c` implies (spec §4.2) with seeded weights.
 // Each tensor draws from its own stream (seed mixed with a hash of its name), so a tensor's values do not
@@ -48,6 +52,7 @@ struct TinyCheckpointResult {
 // Writes the whole checkpoint into out_dir (created if missing). Files of other names already in out_dir are
 // left alone; ours are overwritten. A missing vocab file is an InputError naming it and the install script.
 TinyCheckpointResult write_tiny_checkpoint(const std::filesystem::path& out_dir, uint64_t seed,
-                                           const std::filesystem::path& vocab_path);
+                                           const std::filesystem::path& vocab_path,
+                                           const ModelConfig& config = tiny_model_config());
 
 }  // namespace g4

@@ -1,20 +1,8 @@
-// The trace hook: a callback that receives every named intermediate tensor of a forward pass
-// (names and shapes in docs/ARCHITECTURE.md "Layer-by-layer check"), as f32 values. Costs nothing when null.
+// The reference emits the shared trace of core/trace.h (names in docs/ARCHITECTURE.md).
 #pragma once
-#include <cstdint>
-#include <functional>
-#include <span>
-#include <string>
-#include <vector>
+#include "core/trace.h"
 
 namespace g4::reference {
-
-using TraceFn = std::function<void(const std::string& name, const std::vector<int64_t>& shape,
-                                   std::span<const float> values)>;
-
-inline void emit(const TraceFn* trace, const std::string& name, const std::vector<int64_t>& shape,
-                 std::span<const float> values) {
-  if (trace != nullptr && *trace) (*trace)(name, shape, values);
-}
-
+using g4::emit;
+using g4::TraceFn;
 }  // namespace g4::reference

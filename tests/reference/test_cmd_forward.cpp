@@ -40,7 +40,7 @@ TEST_CASE("g4eval forward dumps the reference logits and traces", "[reference][c
   }
   CHECK(run(model + " --ids 2,512") == 2);  // outside the vocabulary
   CHECK(run(model + " --ids 2,x") == 2);    // not an integer
-  CHECK(run(model + " --ids 2 --backend cpu") == 2);
+  CHECK(run(model + " --ids 2 --backend nosuch") == 2);
   CHECK(run(model + " --ids 2 --precision f16") == 2);
   CHECK(run(model) == 2);      // no input
   std::string too_long = "2";  // max_position_embeddings (4096) + 1 tokens
