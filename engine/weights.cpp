@@ -37,7 +37,7 @@ std::optional<quant::Format> stored_format(const WeightSet& ws, const std::strin
 
 class Loader {
  public:
-  Loader(const WeightSet& ws) : ws_(ws) {}
+  explicit Loader(const WeightSet& ws) : ws_(ws) {}
 
   std::vector<float> vec(const std::string& name, const std::vector<int64_t>& shape) const {
     const TensorView& t = ws_.get(name);
@@ -50,10 +50,9 @@ class Loader {
 
   QTensor matrix(const std::string& name, int64_t rows, int64_t cols, quant::Format want) const {
     const TensorView& t = ws_.get(name);
+    // A quantized checkpoint stores block/i8 matrices as U8 rows (bf16/f32 ones stay float tensors).
     const auto stored = stored_format(ws_, name);
-    if (stored && quant::is_block_format(*stored) == false && *stored != quant::Format::I8) {
-      // f32/bf16 written by `quantize` are plain tensors: fall through to the float path.
-    } else if (stored) {
+    if (stored && (quant::is_block_format(*stored) || *stored == quant::Format::I8)) {
       if (*stored != want)
         fail_input(ws_.dir().string(),
                    "tensor " + name + " is stored as " + std::string(quant::info(*stored).name) +
@@ -69,12 +68,9 @@ class Loader {
                                            " matrix of [" + std::to_string(rows) + ", " +
                                            std::to_string(cols) + "] must be U8 [" + std::to_string(rows) +
                                            ", " + std::to_string(rb) + "] (wrong block size?)");
-      QTensor q{want, rows, cols, {}, nullptr};
       auto buf = alloc_bytes(t.bytes.size());
       std::memcpy(buf.get(), t.bytes.data(), t.bytes.size());
-      q.data = buf.get();
-      q.owner = buf;
-      return q;
+      return QTensor{want, rows, cols, buf, buf.get()};
     }
     if (t.shape != std::vector<int64_t>{rows, cols})
       fail_input(ws_.dir().string(), "tensor " + name + " has shape " + shape_str(t.shape) + ", expected " +

@@ -91,7 +91,7 @@ class CpuSession final : public Session {
     size_t n = 0;
     for (const auto& c : caches_) n += c.bytes();
     for (const auto* v : {&h_, &x_, &q_, &k_, &v_, &o_, &a_, &g_, &u_, &logits_buf_}) n += v->capacity() * 4;
-    return n + mm_.act.capacity() + 2 * (mm_.x_bf16.capacity() + mm_.w_bf16.capacity()) +
+    return n + mm_.act.capacity() + 2 * mm_.x_bf16.capacity() +
            4 * (att_.partial.capacity() + att_.scores.capacity());
   }
 

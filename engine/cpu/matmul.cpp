@@ -4,22 +4,16 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/dtype.h"
 #include "core/error.h"
-#include "engine/quant/dequant.h"
 #include "engine/quant/gemm.h"
 
 namespace g4::engine::cpu {
 namespace {
-
-// Rows of a quantized matrix dequantized per GEMM call: large enough to keep oneDNN's kernels efficient,
-// small enough (≤ 2048 × 15360 × 2 bytes = 60 MiB) not to double a model's memory.
-constexpr int64_t kTileRows = 2048;
 
 struct Dnnl {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
@@ -33,7 +27,7 @@ Dnnl& dnnl_state() {
   return d;
 }
 
-// C[M, N] (f32, row stride ldc) = A[M, K] (bf16) · B where B is the [N, K] row-major weight tile.
+// C[M, N] (f32) = A[M, K] (bf16) · Bᵀ where B is the [N, K] row-major bf16 weight matrix.
 void gemm_bf16(const uint16_t* A, const uint16_t* B, float* C, int64_t M, int64_t N, int64_t K) {
   using dt = dnnl::memory::data_type;
   using tag = dnnl::memory::format_tag;
@@ -53,9 +47,8 @@ void gemm_bf16(const uint16_t* A, const uint16_t* B, float* C, int64_t M, int64_
   d.stream.wait();
 }
 
-void gemv(const QTensor& W, int64_t row0, int64_t row1, const float* x, int64_t T, float* y,
-          MatmulScratch& s) {
-  const int64_t K = W.cols, N = row1 - row0;
+void gemv(const QTensor& W, const float* x, int64_t T, float* y, MatmulScratch& s) {
+  const int64_t K = W.cols, N = W.rows;
   const size_t ab = quant::activation_row_bytes(W.format, K);
   if (s.act.size() < ab * static_cast<size_t>(T)) s.act.resize(ab * static_cast<size_t>(T));
   for (int64_t t = 0; t < T; ++t)
@@ -64,7 +57,7 @@ void gemv(const QTensor& W, int64_t row0, int64_t row1, const float* x, int64_t 
   const uint8_t* act = s.act.data();
 #pragma omp parallel for schedule(static)
   for (int64_t o = 0; o < N; ++o) {
-    const uint8_t* wr = W.row(row0 + o);
+    const uint8_t* wr = W.row(o);
     for (int64_t t = 0; t < T; ++t) y[t * N + o] = quant::vec_dot(W.format, K, wr, act + t * ab);
   }
 }
@@ -85,76 +78,47 @@ void convert_activations(quant::Format f, const float* x, int64_t T, int64_t K, 
 
 // Quantized weights × int8 activations (q8_0 / q8_K blocks) with VNNI (engine/quant/gemm.h), activations
 // converted once into s.act by the caller.
-void gemm_int8(const QTensor& W, int64_t row0, int64_t row1, int64_t T, float* y, MatmulScratch& s) {
-  const int64_t K = W.cols, N = row1 - row0;
+void gemm_int8(const QTensor& W, int64_t T, float* y, MatmulScratch& s) {
+  const int64_t K = W.cols, N = W.rows;
   const size_t ab = quant::activation_row_bytes(W.format, K);
   const uint8_t* act = s.act.data();
   const int64_t tasks = (N + kGemmRowsPerTask - 1) / kGemmRowsPerTask;
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t r0 = task * kGemmRowsPerTask, r1 = std::min(N, r0 + kGemmRowsPerTask);
-    quant::gemm_rows(W.format, K, W.row(row0 + r0), W.row_bytes(), r1 - r0, act, ab, T, y + r0, N);
+    quant::gemm_rows(W.format, K, W.row(r0), W.row_bytes(), r1 - r0, act, ab, T, y + r0, N);
   }
 }
 
 bool int8_gemm_format(quant::Format f) { return f != quant::Format::F32 && f != quant::Format::BF16; }
 
-void gemm(const QTensor& W, int64_t row0, int64_t row1, const float* x, int64_t T, float* y,
-          MatmulScratch& s) {
-  const int64_t K = W.cols, N = row1 - row0;
+void gemm(const QTensor& W, const float* x, int64_t T, float* y, MatmulScratch& s) {
+  const int64_t K = W.cols, N = W.rows;
   if (int8_gemm_format(W.format)) {
     convert_activations(W.format, x, T, K, s);
-    gemm_int8(W, row0, row1, T, y, s);
+    gemm_int8(W, T, y, s);
     return;
   }
   if (W.format == quant::Format::F32) {
-    const float* Wp = reinterpret_cast<const float*>(W.row(row0));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(T), static_cast<int>(N),
-                static_cast<int>(K), 1.0f, x, static_cast<int>(K), Wp, static_cast<int>(K), 0.0f, y,
-                static_cast<int>(N));
+                static_cast<int>(K), 1.0f, x, static_cast<int>(K), reinterpret_cast<const float*>(W.data),
+                static_cast<int>(K), 0.0f, y, static_cast<int>(N));
     return;
   }
+  G4_CHECK(W.format == quant::Format::BF16, "matmul: unhandled weight format");
   s.x_bf16.resize(static_cast<size_t>(T * K));
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < T * K; ++i) s.x_bf16[static_cast<size_t>(i)] = f32_to_bf16(x[i]);
-  std::vector<float> tile_out;
-  for (int64_t r = row0; r < row1; r += kTileRows) {
-    const int64_t n = std::min(kTileRows, row1 - r);
-    const uint16_t* B;
-    if (W.format == quant::Format::BF16) {
-      B = reinterpret_cast<const uint16_t*>(W.row(r));
-    } else {
-      s.w_bf16.resize(static_cast<size_t>(kTileRows * K));
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i)
-        quant::dequantize_row_to_bf16(W.format, W.row(r + i), s.w_bf16.data() + i * K, K);
-      B = s.w_bf16.data();
-    }
-    float* out = y + (r - row0);
-    if (n == N) {
-      gemm_bf16(s.x_bf16.data(), B, out, T, n, K);
-    } else {  // a tile of the columns of y: compute densely, then scatter into the strided output
-      tile_out.resize(static_cast<size_t>(T * n));
-      gemm_bf16(s.x_bf16.data(), B, tile_out.data(), T, n, K);
-      for (int64_t t = 0; t < T; ++t)
-        std::memcpy(out + t * N, tile_out.data() + t * n, static_cast<size_t>(n) * 4);
-    }
-  }
+  gemm_bf16(s.x_bf16.data(), reinterpret_cast<const uint16_t*>(W.data), y, T, N, K);
 }
 
 }  // namespace
 
-void linear_rows(const QTensor& W, int64_t row0, int64_t row1, const float* x, int64_t T, float* y,
-                 MatmulScratch& s) {
-  G4_CHECK(row0 >= 0 && row0 <= row1 && row1 <= W.rows, "linear_rows: row range");
-  if (T <= kGemvMaxRows)
-    gemv(W, row0, row1, x, T, y, s);
-  else
-    gemm(W, row0, row1, x, T, y, s);
-}
-
 void linear(const QTensor& W, const float* x, int64_t T, float* y, MatmulScratch& s) {
-  linear_rows(W, 0, W.rows, x, T, y, s);
+  if (T <= kGemvMaxRows)
+    gemv(W, x, T, y, s);
+  else
+    gemm(W, x, T, y, s);
 }
 
 void linear_group(std::span<const QTensor* const> Ws, const float* x, int64_t T, std::span<float* const> ys,
@@ -165,7 +129,7 @@ void linear_group(std::span<const QTensor* const> Ws, const float* x, int64_t T,
     const QTensor& W = *Ws[i];
     const bool shares = converted && s.act_format == W.format && i > 0 && Ws[i - 1]->cols == W.cols;
     if (T > kGemvMaxRows && int8_gemm_format(W.format) && shares) {
-      gemm_int8(W, 0, W.rows, T, ys[i], s);  // same input, same activation type: converted once
+      gemm_int8(W, T, ys[i], s);  // same input, same activation type: converted once
       continue;
     }
     linear(W, x, T, ys[i], s);

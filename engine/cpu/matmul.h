@@ -22,7 +22,6 @@ constexpr int64_t kGemvMaxRows = 4;
 struct MatmulScratch {
   std::vector<uint8_t> act;                             // converted activation rows
   std::vector<uint16_t> x_bf16;                         // [T, in] for the GEMM path
-  std::vector<uint16_t> w_bf16;                         // dequantized weight tile
   quant::Format act_format = quant::Format::kSentinel;  // what `act` holds for the GEMM path
 };
 
@@ -32,10 +31,6 @@ void linear(const QTensor& W, const float* x, int64_t T, float* y, MatmulScratch
 // weights share a format and input width.
 void linear_group(std::span<const QTensor* const> Ws, const float* x, int64_t T, std::span<float* const> ys,
                   MatmulScratch& s);
-
-// Only rows [row0, row1) of the output (e.g. a slice of the vocabulary); y is [T, row1 - row0].
-void linear_rows(const QTensor& W, int64_t row0, int64_t row1, const float* x, int64_t T, float* y,
-                 MatmulScratch& s);
 
 // Which path and library a product of this shape takes on this machine (for bench and docs).
 std::string matmul_path(const QTensor& W, int64_t T);
