@@ -7,14 +7,14 @@
 #include <vector>
 
 #include "core/config.h"
+#include "engine/rope.h"
 
 namespace g4::engine::cpu {
 
 // RMSNorm over `rows` rows of n: x · (mean(x²) + eps)^-½ · w (w empty: no scale). In place.
 void rmsnorm(float* x, int64_t rows, int64_t n, const float* w, float eps);
 
-// RoPE frequencies of a layer (spec §2.6): default and proportional variants, as the reference.
-std::vector<float> rope_inv_freq(const RopeParams& rope, int64_t head_dim);
+using engine::rope_inv_freq;  // engine/rope.h, shared with the CUDA backend
 
 // NeoX rotation of `heads` rows of D at position pos (θ = pos·inv_freq in f32).
 void rope(float* x, int64_t heads, int64_t D, const float* inv_freq, int64_t pos);

@@ -100,25 +100,4 @@ std::vector<int64_t> vision_block_ids(const ModelConfig& cfg, std::span<const in
   return block;
 }
 
-std::vector<float> rope_inv_freq(const RopeParams& rope, int64_t head_dim) {
-  G4_CHECK(head_dim > 0 && head_dim % 2 == 0, "rope: head_dim must be even");
-  int64_t angles = head_dim / 2;
-  if (rope.rope_type == "proportional") {
-    if (rope.factor != 1.0)
-      fail_input("config.json", "rope_parameters: proportional factor != 1.0 is not supported");
-    angles =
-        static_cast<int64_t>(std::floor(rope.partial_rotary_factor * static_cast<double>(head_dim) / 2.0));
-    angles = std::clamp<int64_t>(angles, 0, head_dim / 2);
-  } else if (rope.rope_type != "default") {
-    fail_input("config.json", "rope_parameters: unsupported rope_type '" + rope.rope_type + "'");
-  }
-  std::vector<float> inv(static_cast<size_t>(head_dim / 2), 0.0f);
-  const float base = static_cast<float>(rope.rope_theta);
-  for (int64_t i = 0; i < angles; ++i) {
-    const float expo = static_cast<float>(2 * i) / static_cast<float>(head_dim);
-    inv[static_cast<size_t>(i)] = 1.0f / std::pow(base, expo);
-  }
-  return inv;
-}
-
 }  // namespace g4::engine::cuda

@@ -8,6 +8,7 @@
 
 #include "core/config.h"
 #include "engine/cuda/device_math.h"
+#include "engine/rope.h"
 
 namespace g4::engine::cuda {
 
@@ -52,8 +53,6 @@ int64_t ring_capacity(int64_t window, int64_t chunk_cap, int64_t max_context);
 std::vector<int64_t> vision_block_ids(const ModelConfig& cfg, std::span<const int32_t> ids,
                                       int64_t first_block);
 
-// RoPE inverse frequencies of one layer type, in fp32 as HF computes them (spec §2.6; default and
-// proportional).
-std::vector<float> rope_inv_freq(const RopeParams& rope, int64_t head_dim);
+using engine::rope_inv_freq;  // engine/rope.h, shared with the CPU backend
 
 }  // namespace g4::engine::cuda
