@@ -302,7 +302,8 @@ TEST_CASE("gemm_rows bits do not depend on row splits token splits or strides", 
       }
     }
     // The same data with padding between rows (strides larger than the row sizes).
-    Problem padded = make_problem(f, n, rows, T, 5, 6, 10);
+    // Pads keep rows 4-byte aligned: q8_K activation blocks start with an f32 (BlockQ8K needs alignment 4).
+    Problem padded = make_problem(f, n, rows, T, 5, 8, 12);
     for (int64_t r = 0; r < rows; ++r)
       std::memcpy(padded.W.data() + r * padded.wrb, wrow(p, r), row_bytes(f, n));
     for (int64_t t = 0; t < T; ++t)
